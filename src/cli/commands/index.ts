@@ -1,0 +1,6 @@
+import type { Command } from '../command.js';
+import { command as crd } from './crd.js';
+import { command as validate } from './validate.js';
+
+/** Every subcommand, in the order `ladder --help` lists them. */
+export const commands: Command[] = [validate, crd];
