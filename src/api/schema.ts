@@ -151,14 +151,20 @@ export const QueuesSchema = z
   .describe('Queue settings.');
 
 const quantity = z.string().regex(/^[0-9.]+[a-zA-Z]*$/, 'is not a quantity like 100m or 128Mi');
-const resourceList = z.object({ cpu: quantity.optional(), memory: quantity.optional() });
+const resourceList = (what: string) =>
+  z
+    .object({
+      cpu: quantity.optional().describe(`CPU ${what}, e.g. 100m.`),
+      memory: quantity.optional().describe(`Memory ${what}, e.g. 128Mi.`),
+    })
+    .describe(`Resource ${what} of the worker container.`);
 
 export const WorkersSchema = z
   .object({
     replicas: z.number().int().min(0).max(LIMITS.maxReplicas).default(2).describe('Worker pods (operator only).'),
     concurrency: z.number().int().min(1).max(LIMITS.maxConcurrency).default(32).describe('In-flight notifications per worker (AMQP prefetch).'),
     resources: z
-      .object({ requests: resourceList.optional(), limits: resourceList.optional() })
+      .object({ requests: resourceList('requests').optional(), limits: resourceList('limits').optional() })
       .optional()
       .describe('CPU and memory requests and limits of each worker pod (operator only).'),
   })
