@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { command as crd } from './crd.js';
+import { command as publish } from './publish.js';
 import { command as validate } from './validate.js';
 
 /** Every subcommand, in the order `ladder --help` lists them. */
-export const commands: Command[] = [validate, crd];
+export const commands: Command[] = [validate, crd, publish];
