@@ -1,1 +1,3 @@
 export * from './plan.js';
+export * from './errors.js';
+export * from './apply.js';
