@@ -71,7 +71,8 @@ export async function publishNotifications(options: PublishOptions): Promise<Pub
     }
     const returnedIds = new Set<string>();
     const pub = rabbit.createPublisher({ confirm: true, maxAttempts: 3 });
-    // A return arrives before the confirm of the same message, so it is recorded by then.
+    // The broker sends basic.return before the confirm of the same message; the client emits it
+    // on setImmediate, so one setImmediate after the confirm the return (if any) is recorded.
     pub.on('basic.return', (m) => {
       if (typeof m.messageId === 'string') returnedIds.add(m.messageId);
     });
@@ -104,6 +105,7 @@ export async function publishNotifications(options: PublishOptions): Promise<Pub
             },
             Buffer.from(n.body),
           )
+          .then(() => new Promise<void>((r) => setImmediate(r)))
           .then(
             () => {
               if (returnedIds.delete(n.messageId)) returned++;
