@@ -10,5 +10,7 @@ export default {
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60000,
-  globalSetup: undefined,
+  // Kubernetes test control plane (test/k8s/controlplane.ts): started only when k8s tests run.
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
 };
