@@ -161,7 +161,7 @@ build_kubernetes() {
   local ldflags="-s -w" pkg kv
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     for kv in "gitVersion=${v}" "gitMajor=1" "gitMinor=${minor}" \
-              "gitTreeState=clean" "buildDate=${date}"; do
+              "gitTreeState=clean" "gitCommit=" "buildDate=${date}"; do
       ldflags+=" -X ${pkg}.${kv}"
     done
   done
