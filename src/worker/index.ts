@@ -1,0 +1,10 @@
+export { Worker, bodyBytes, type OutcomeEvent, type WorkerOptions } from './worker.js';
+export * from './classify.js';
+export * from './target.js';
+export * from './ssrf.js';
+export * from './headers.js';
+export * from './signing.js';
+export * from './decide.js';
+export * from './errors.js';
+export { createDeliveryClient, USER_AGENT, type DeliveryClient, type DeliveryClientOptions, type AttemptResult } from './deliver.js';
+export { startHealthServer, type HealthServer } from './health.js';
