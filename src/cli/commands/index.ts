@@ -1,8 +1,9 @@
 import type { Command } from '../command.js';
 import { command as crd } from './crd.js';
+import { command as demo } from './demo.js';
 import { command as operator } from './operator.js';
 import { command as publish } from './publish.js';
 import { command as validate } from './validate.js';
 
 /** Every subcommand, in the order `ladder --help` lists them. */
-export const commands: Command[] = [validate, crd, publish, operator];
+export const commands: Command[] = [validate, crd, publish, demo, operator];
