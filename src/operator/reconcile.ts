@@ -194,7 +194,7 @@ export class Reconciler {
       }
       const total = waiting.reduce((n, s) => n + s.messages, 0);
       const detail = waiting.map((s) => `${s.name} (${s.messages})`).join(', ');
-      const problem = { reason: Reason.QueuesNotEmpty, message: `deletion waits: ${total} message${total === 1 ? '' : 's'} still wait in ${waiting.length} queue${waiting.length === 1 ? '' : 's'}: ${detail}` };
+      const problem = { reason: Reason.QueuesNotEmpty, message: `deletion waits: ${total} message${total === 1 ? '' : 's'} still waiting in ${waiting.length} queue${waiting.length === 1 ? '' : 's'}: ${detail}` };
       await this.writeStatus(raw, { observation: { deletion: problem }, onlyReady: true });
       await this.o.events.record(target, 'Normal', problem.reason, 'Delete', problem.message);
       return { requeueAfterMs: this.o.pollMs ?? 5_000 };
