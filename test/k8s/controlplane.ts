@@ -151,6 +151,8 @@ export function run(
         resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
       },
     );
+    // A program that exits without reading stdin makes the write fail with EPIPE: not our error.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(options.input ?? '');
   });
 }
@@ -437,7 +439,7 @@ function statePathOf(runDir: string): string {
 
 /** The process groups the watchdog must kill if the owner dies. */
 function writePgids(state: ControlPlaneState): void {
-  const pgids = [state.etcd?.pid, state.apiserver?.pid].filter((p): p is number => typeof p === 'number');
+  const pgids = [state.apiserver?.pid, state.etcd?.pid].filter((p): p is number => typeof p === 'number');
   const path = join(state.runDir, 'pgids');
   writeFileSync(`${path}.tmp`, pgids.join('\n') + '\n');
   renameSync(`${path}.tmp`, path);
@@ -464,16 +466,16 @@ export async function initRun(options: { ownerPid?: number } = {}): Promise<stri
 function startWatchdog(ownerPid: number, runDir: string): number {
   const script = `
 owner="$1"; dir="$2"
-while kill -0 "$owner" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done
+# alive = exists and is not a zombie (PID 1 here may be slow to reap an orphan)
+alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
+while alive "$owner" && [ -d "$dir" ]; do sleep 1; done
 [ -d "$dir" ] || exit 0
-for g in $(cat "$dir/pgids" 2>/dev/null); do kill -TERM -- "-$g" 2>/dev/null; done
-for i in $(seq 1 50); do
-  alive=0
-  for g in $(cat "$dir/pgids" 2>/dev/null); do kill -0 -- "-$g" 2>/dev/null && alive=1; done
-  [ "$alive" = 0 ] && break
-  sleep 0.2
+# apiserver first (it is listed first), then etcd: an apiserver that loses etcd mid-shutdown hangs
+for g in $(cat "$dir/pgids" 2>/dev/null); do
+  kill -TERM -- "-$g" 2>/dev/null
+  for i in $(seq 1 25); do alive "$g" || break; sleep 0.2; done
+  kill -KILL -- "-$g" 2>/dev/null
 done
-for g in $(cat "$dir/pgids" 2>/dev/null); do kill -KILL -- "-$g" 2>/dev/null; done
 rm -rf "$dir"
 `;
   const child = spawn('bash', ['-c', script, 'ladder-k8s-watchdog', String(ownerPid), runDir], { detached: true, stdio: 'ignore' });
@@ -692,7 +694,8 @@ export async function restartApiserver(statePath = process.env[STATE_ENV]!, opti
   }
   const old = state.apiserver;
   if (options.signal === 'SIGKILL') killGroup(old.pid, 'SIGKILL');
-  await stopGroup(old.pid);
+  // An open watch holds a graceful shutdown for ~10 s; tests want the restart, not the drain.
+  await stopGroup(old.pid, 3_000);
   await writeFile(old.logPath, `\n===== ladder harness: restarting kube-apiserver at ${new Date().toISOString()} =====\n`, { flag: 'a' });
   for (let attempt = 1; ; attempt++) {
     const pid = spawnDaemon(join(state.binDir!, 'kube-apiserver'), old.args, old.logPath);
@@ -720,7 +723,8 @@ export async function restartApiserver(statePath = process.env[STATE_ENV]!, opti
 export async function teardownRun(statePath: string): Promise<void> {
   if (!existsSync(statePath)) return;
   const state = readState(statePath);
-  for (const pid of [state.apiserver?.pid, state.etcd?.pid]) if (pid) await stopGroup(pid);
+  // apiserver first: one that loses etcd mid-shutdown hangs. Short grace: nothing to save.
+  for (const pid of [state.apiserver?.pid, state.etcd?.pid]) if (pid) await stopGroup(pid, 3_000);
   if (state.watchdogPid) killGroup(state.watchdogPid, 'SIGKILL');
   if (!process.env.LADDER_K8S_KEEP) await rm(state.runDir, { recursive: true, force: true });
 }
