@@ -45,9 +45,14 @@ function ownerReference(owner: OwnerInfo): Obj {
   return { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true };
 }
 
-/** The file the worker reads: only what it needs, never a secret (those come through env). */
+/**
+ * The file the worker reads: only what it needs, never a secret (those come through env).
+ * Replicas and resources are the Deployment's business; leaving them out keeps a scale change
+ * from changing the config hash and rolling every pod.
+ */
 export function pipelineFile(p: NotifyPipeline): string {
-  return stringify({ apiVersion: p.apiVersion, kind: p.kind, metadata: { name: p.metadata.name, namespace: p.metadata.namespace }, spec: p.spec });
+  const { replicas: _replicas, resources: _resources, ...workers } = p.spec.workers;
+  return stringify({ apiVersion: p.apiVersion, kind: p.kind, metadata: { name: p.metadata.name, namespace: p.metadata.namespace }, spec: { ...p.spec, workers } });
 }
 
 export function renderConfigMap(p: NotifyPipeline, owner: OwnerInfo): Obj {
