@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import type { ControlPlane, ExecResult } from '../../k8s/harness.js';
 
 export const CHART_DIR = resolve(import.meta.dirname, '../../../charts/ladder');
@@ -30,7 +30,8 @@ export async function helmWithValues(cp: ControlPlane, args: string[], values: R
   const dir = mkdtempSync(join(tmpdir(), 'ladder-values-'));
   try {
     const file = join(dir, 'values.yaml');
-    writeFileSync(file, stringify(values));
+    // JSON is YAML, and immune to YAML 1.1 surprises in helm's parser (`yes` = true).
+    writeFileSync(file, JSON.stringify(values));
     return await cp.helm([...args, '-f', file], { timeoutMs: 120_000 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
