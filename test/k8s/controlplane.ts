@@ -148,7 +148,8 @@ export function run(
           return;
         }
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+        const killed = error?.killed ? `\n(${file} killed by ${error.signal} after ${options.timeoutMs ?? 60_000} ms)` : '';
+        resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) + killed });
       },
     );
     // A program that exits without reading stdin makes the write fail with EPIPE: not our error.
@@ -587,15 +588,15 @@ async function startApiserver(state: ControlPlaneState, certs: Certs, port: numb
 export async function startControlPlane(statePath: string): Promise<ControlPlaneState> {
   const state = readState(statePath);
   const t0 = Date.now();
-  const bins = await resolveBinaries();
-  const tBins = Date.now();
-  state.binDir = bins.binDir;
-  state.helmPath = bins.helmPath;
   state.status = 'starting';
-  state.certsDir = join(state.runDir, 'pki');
   writeState(statePath, state);
-  await mkdir(join(state.runDir, 'logs'), { recursive: true });
   try {
+    const bins = await resolveBinaries();
+    const tBins = Date.now();
+    state.binDir = bins.binDir;
+    state.helmPath = bins.helmPath;
+    state.certsDir = join(state.runDir, 'pki');
+    await mkdir(join(state.runDir, 'logs'), { recursive: true });
     const certs = await generateCerts(state.certsDir);
     const tCerts = Date.now();
     state.etcd = await startEtcd(bins.binDir, state.runDir);
