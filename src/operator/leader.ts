@@ -52,7 +52,13 @@ export class LeaderElector {
   private leading = false;
 
   constructor(options: LeaderElectorOptions) {
-    this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...options };
+    // `??` rather than a spread of defaults: callers pass `undefined` for "use the default".
+    this.o = {
+      ...options,
+      leaseDurationMs: options.leaseDurationMs ?? 15_000,
+      renewDeadlineMs: options.renewDeadlineMs ?? 10_000,
+      retryPeriodMs: options.retryPeriodMs ?? 2_000,
+    };
   }
 
   get isLeader(): boolean {
