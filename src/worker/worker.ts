@@ -137,7 +137,14 @@ export class Worker {
     conn.on('error', (e: unknown) => this.#log.warn('rabbitmq connection error', { broker: this.#broker, error: e }));
     conn.on('connection', () => this.#log.info('rabbitmq connected', { broker: this.#broker }));
 
-    if (this.#declare) await this.#declareUntilDone();
+    if (this.#declare) {
+      try {
+        await this.#declareUntilDone();
+      } catch (e) {
+        await this.close(); // a failed start leaves nothing open
+        throw e;
+      }
+    }
 
     const publisher = conn.createPublisher({
       confirm: true,

@@ -172,12 +172,42 @@ describe('Worker end to end (real RabbitMQ, real HTTP merchant)', () => {
     const w = await runWorker(conn, testPipeline(uniqueNamespace(), { timeout: '5s' }), teardown);
     expect(w.worker.health()).toEqual({ connected: true, consuming: true, inFlight: 0 });
     const id = await w.publish(`${slow.url}/slow?a=1`);
-    await waitFor('in flight', () => w.worker.health().inFlight === 1);
+    await waitFor('in flight at the merchant', () => w.worker.health().inFlight === 1 && release !== undefined);
     const closing = w.worker.close();
     await waitFor('stopped consuming', () => !w.worker.health().consuming);
     release!();
     await closing;
     expect(w.events).toEqual([expect.objectContaining({ id, outcome: 'delivered' })]);
     expect(w.worker.health()).toMatchObject({ consuming: false, inFlight: 0 });
+  });
+});
+
+describe('Worker start-up against an existing topology', () => {
+  test('with declareTopology: false it consumes a topology declared by someone else (the operator)', async () => {
+    const { createTopologyClient } = await import('../../src/topology/index.js');
+    const { silentLogger } = await import('../../src/common/index.js');
+    const { AMQP_URL, planOf } = await import('./support/amqp.js');
+    const p = testPipeline(uniqueNamespace(), {});
+    const topo = createTopologyClient({ url: AMQP_URL, logger: silentLogger() });
+    await topo.apply(planOf(p));
+    await topo.close();
+    const w = await runWorker(conn, p, teardown, { declareTopology: false });
+    const id = await w.publish(`${merchant.url}/ok?a=1`);
+    await w.until(id, (x) => x.length === 1 && x[0]!.outcome === 'delivered');
+  });
+
+  test('a conflicting work queue makes start() reject with TopologyConflictError and leaves the queue alone', async () => {
+    const { TopologyConflictError } = await import('../../src/topology/index.js');
+    const { Worker } = await import('../../src/worker/index.js');
+    const { silentLogger } = await import('../../src/common/index.js');
+    const { AMQP_URL, planOf, deleteTopology } = await import('./support/amqp.js');
+    const p = testPipeline(uniqueNamespace(), { queues: 'quorum' });
+    const plan = planOf(p);
+    teardown.push(() => deleteTopology(conn, plan));
+    await conn.queueDeclare({ queue: plan.work, durable: true, arguments: { 'x-max-length': 10 } });
+    const worker = new Worker({ pipeline: p, amqpUrl: AMQP_URL, logger: silentLogger() });
+    await expect(worker.start()).rejects.toBeInstanceOf(TopologyConflictError);
+    expect(worker.health()).toMatchObject({ connected: false, consuming: false });
+    expect((await conn.queueDeclare({ queue: plan.work, passive: true })).queue).toBe(plan.work);
   });
 });
