@@ -91,7 +91,13 @@ describe('the image, built without Docker by replaying the Dockerfile', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'ladder-image-'));
-    for (const s of dockerfile.stages.slice(0, -1)) await replayBuildStage(s);
+    // Independent stages build concurrently, as BuildKit does; a stage waits for those it copies from.
+    const built = new Map<string, Promise<void>>();
+    for (const s of dockerfile.stages.slice(0, -1)) {
+      const needs = s.instructions.flatMap((i) => (i.flags['from'] !== undefined ? [built.get(i.flags['from'])] : []));
+      built.set(s.name, Promise.all(needs).then(() => replayBuildStage(s)));
+    }
+    await Promise.all(built.values());
     ({ app: runtimeApp, bin: ladderBin } = assembleRuntime(finalStage()));
   }, 240_000);
   afterAll(() => {
