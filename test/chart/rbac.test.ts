@@ -188,6 +188,19 @@ describe('watching a list of namespaces (Roles only)', () => {
     expect(await mismatches(authz, sa, checks)).toEqual([]);
   });
 
+  test('kubectl auth can-i --as the ServiceAccount agrees with the reviews', async () => {
+    const as = `--as=system:serviceaccount:${sa.namespace}:${sa.name}`;
+    const ask = async (...args: string[]) => (await cp.kubectl(['auth', 'can-i', ...args, as])).stdout.trim();
+    expect(await ask('get', 'secrets', '-n', a.name)).toBe('yes');
+    expect(await ask('list', 'secrets', '-n', a.name)).toBe('no');
+    expect(await ask('update', 'notifypipelines.ladder.dev', '--subresource=status', '-n', b.name)).toBe('yes');
+    expect(await ask('delete', 'notifypipelines.ladder.dev', '-n', a.name)).toBe('no');
+    expect(await ask('create', 'pods', '--subresource=exec', '-n', a.name)).toBe('no');
+    expect(await ask('get', 'secrets', '-n', other.name)).toBe('no');
+    expect(await ask('*', '*', '--all-namespaces')).toBe('no');
+    expect(await ask('update', 'leases.coordination.k8s.io/ladder-operator', '-n', rel.name)).toBe('yes');
+  });
+
   test("the ServiceAccount's own rules review lists the contract in a watched namespace, leases at home, nothing elsewhere", async () => {
     expect(await rulesSeenBy(cp, a.name, sa.namespace, sa.name)).toEqual(flattenGrants(NAMESPACED_GRANTS));
     expect(await rulesSeenBy(cp, other.name, sa.namespace, sa.name)).toEqual([]);
