@@ -17,7 +17,10 @@ export interface InformerOptions {
   labelSelector?: string;
   clock: Clock;
   logger: Logger;
-  onEvent: (type: InformerEventType, obj: KubeObject) => void;
+  /** `old` is the previous copy of the object (undefined for the first sight). */
+  onEvent: (type: InformerEventType, obj: KubeObject, old: KubeObject | undefined) => void;
+  /** Also keep these fields of `status` (e.g. a Deployment's replica counts). Default none. */
+  statusFields?: string[];
   /** First retry after a failure. Default 100 ms (doubling). */
   minBackoffMs?: number;
   /** Longest retry delay. Default 10 s. */
@@ -105,7 +108,7 @@ export class Informer {
         query: { labelSelector: this.o.labelSelector, limit: this.o.pageSize ?? 500, continue: cont },
         signal,
       });
-      for (const item of list.items) seen.set(keyOf(item), slim(item));
+      for (const item of list.items) seen.set(keyOf(item), this.slim(item));
       cont = list.metadata?.continue || undefined;
       rv = list.metadata?.resourceVersion ?? '';
     } while (cont !== undefined);
@@ -122,18 +125,45 @@ export class Informer {
     const rv = e.object.metadata?.resourceVersion;
     if (rv !== undefined && rv !== '') this.resourceVersion = rv;
     if (e.type === 'BOOKMARK') return;
-    this.deliver(e.type as InformerEventType, slim(e.object));
+    this.deliver(e.type as InformerEventType, this.slim(e.object));
+  }
+
+  /** The last copy seen of `namespace/name`. */
+  get(key: string): KubeObject | undefined {
+    return this.known.get(key);
   }
 
   private deliver(type: InformerEventType, obj: KubeObject): void {
     const key = keyOf(obj);
+    const old = this.known.get(key);
     if (type === 'DELETED') this.known.delete(key);
     else this.known.set(key, obj);
     try {
-      this.o.onEvent(type, obj);
+      this.o.onEvent(type, obj, old);
     } catch (e) {
       this.o.logger.error('informer handler failed', { path: this.o.path, key, error: e });
     }
+  }
+
+  /** Keep what handlers need (identity, generation, labels, owners); drop spec and most status to save memory. */
+  private slim(obj: KubeObject): KubeObject {
+    const m = obj.metadata ?? {};
+    const out: KubeObject = {
+      metadata: {
+        name: m.name,
+        namespace: m.namespace,
+        uid: m.uid,
+        resourceVersion: m.resourceVersion,
+        generation: m.generation,
+        deletionTimestamp: m.deletionTimestamp,
+        labels: m.labels,
+        ownerReferences: m.ownerReferences,
+      },
+    };
+    const fields = this.o.statusFields;
+    const status = obj['status'] as Record<string, unknown> | undefined;
+    if (fields !== undefined && status !== undefined) out['status'] = Object.fromEntries(fields.filter((f) => f in status).map((f) => [f, status[f]]));
+    return out;
   }
 }
 
@@ -141,17 +171,3 @@ export function keyOf(obj: KubeObject): string {
   return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 }
 
-/** Keep what handlers need (identity, labels, owners); drop spec and status to save memory. */
-function slim(obj: KubeObject): KubeObject {
-  const m = obj.metadata ?? {};
-  return {
-    metadata: {
-      name: m.name,
-      namespace: m.namespace,
-      uid: m.uid,
-      resourceVersion: m.resourceVersion,
-      labels: m.labels,
-      ownerReferences: m.ownerReferences,
-    },
-  };
-}

@@ -15,7 +15,6 @@ import { Controller, type ReconcileReport } from './controller.js';
 import { EventRecorder } from './events.js';
 import { KubeClient } from './kube.js';
 import { LeaderElector } from './leader.js';
-import { Reconciler } from './reconcile.js';
 import { DEFAULT_WORKER_IMAGE } from './render.js';
 
 export interface OperatorOptions {
@@ -75,7 +74,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   const kube = new KubeClient({ kubeConfig: options.kubeConfig });
   const brokers = new BrokerPool({ factory: options.topologyClientFactory ?? createTopologyClient, logger, connectTimeoutMs: options.brokerTimeoutMs });
   const events = new EventRecorder({ kube, clock, logger, instance: identity });
-  const reconciler = new Reconciler({ kube, brokers, events, clock, logger, render: { image: options.workerImage ?? DEFAULT_WORKER_IMAGE }, pollMs: options.pollMs });
+  const reconciler = { kube, brokers, events, clock, logger, render: { image: options.workerImage ?? DEFAULT_WORKER_IMAGE }, pollMs: options.pollMs };
   const elector =
     options.leaderElect === false
       ? undefined

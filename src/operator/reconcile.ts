@@ -4,6 +4,7 @@
  * drained then deleted), worker ConfigMap and Deployment (server-side apply), status (written
  * once, only when it changed). It resolves to `{ requeueAfterMs? }` or throws, never both.
  */
+import { createHash } from 'node:crypto';
 import { API_GROUP, API_VERSION, KIND, parsePipeline, PLURAL, SpecError, type NotifyPipeline, type NotifyPipelineStatus } from '../api/index.js';
 import type { Logger } from '../common/index.js';
 import { drainingRungs, ladderSummary, planTopology, type TopologyClient, type TopologyPlan } from '../topology/index.js';
@@ -30,6 +31,21 @@ export interface ReconcilerOptions {
   render: RenderOptions;
   /** How soon to look again at draining rungs and at a deletion waiting for queues to empty. Default 5 s. */
   pollMs?: number;
+  /** The informers' view of the owned objects; lets a reconcile skip applying unchanged workers. */
+  observed?: ObservedWorkloads;
+}
+
+/** Last seen copies of owned objects (metadata; for Deployments also replica counts in status). */
+export interface ObservedWorkloads {
+  deployment(namespace: string, name: string): KubeObject | undefined;
+  configMap(namespace: string, name: string): KubeObject | undefined;
+}
+
+/** What this reconciler last applied for a pipeline, to skip identical server-side applies. */
+interface AppliedWorkers {
+  hash: string;
+  deploymentGeneration: number | undefined;
+  configMapVersion: string | undefined;
 }
 
 type PipelineObject = KubeObject & { spec?: Record<string, unknown>; status?: NotifyPipelineStatus };
@@ -39,6 +55,7 @@ export const pipelinePath = (ns: string, name?: string) => `/apis/${API_GROUP}/$
 
 export class Reconciler {
   private readonly o: ReconcilerOptions;
+  private readonly applied = new Map<string, AppliedWorkers>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -53,6 +70,7 @@ export class Reconciler {
     } catch (e) {
       if (isNotFound(e)) {
         brokers.release(key); // gone: its broker connection may close
+        this.applied.delete(key);
         return {};
       }
       throw e;
@@ -81,7 +99,6 @@ export class Reconciler {
       return {};
     }
 
-    await this.ensureFinalizer(raw);
     const plan = planTopology({ namespace, name }, pipeline.spec);
     const observation: Observation = {};
     let queues: QueueNames | undefined;
@@ -89,14 +106,14 @@ export class Reconciler {
     let workers: { ready: number; desired: number } | undefined;
     let failure: Error | undefined;
 
-    // 1. the broker URI
+    // 1. the finalizer and the broker URI (independent requests, made together)
     const ref = pipeline.spec.rabbitmq.secretRef!;
     let url: string | undefined;
-    try {
-      url = await this.readSecret(namespace, ref.name, ref.key);
-    } catch (e) {
-      observation.secret = secretProblem(e, namespace, ref.name, ref.key);
-      failure = e as Error;
+    const [, secret] = await Promise.all([this.ensureFinalizer(raw), this.readSecret(namespace, ref.name, ref.key).then((v) => ({ v }), (e: unknown) => ({ e }))]);
+    if ('v' in secret) url = secret.v;
+    else {
+      observation.secret = secretProblem(secret.e, namespace, ref.name, ref.key);
+      failure = secret.e as Error;
     }
 
     // 2. the topology, old rungs, and depths
@@ -117,7 +134,7 @@ export class Reconciler {
     // 3. the workers, once there is a topology for them to consume
     if (observation.topology?.ok === true) {
       try {
-        const dep = await this.applyWorkers(pipeline, raw);
+        const dep = await this.applyWorkers(key, pipeline, raw);
         const desired = pipeline.spec.workers.replicas;
         observation.workers = { desired, available: dep.status?.availableReplicas ?? 0, ready: dep.status?.readyReplicas ?? 0 };
         workers = { ready: dep.status?.readyReplicas ?? 0, desired };
@@ -163,6 +180,7 @@ export class Reconciler {
       // Retain (or a spec we cannot act on): the queues and their messages stay on the broker.
       await this.removeFinalizer(raw);
       brokers.release(key);
+      this.applied.delete(key);
       logger.info('pipeline deleted; queues retained', { pipeline: key });
       return {};
     }
@@ -187,6 +205,7 @@ export class Reconciler {
           await this.o.events.record(target, 'Normal', Reason.QueuesDeleted, 'DeleteQueues', `deleted ${results.filter(([, r]) => r === 'deleted').length} empty queues (deletionPolicy Delete)`);
           await this.removeFinalizer(raw);
           brokers.release(key);
+          this.applied.delete(key);
           logger.info('pipeline deleted; queues deleted', { pipeline: key });
           return {};
         }
@@ -247,13 +266,37 @@ export class Reconciler {
     });
   }
 
-  private async applyWorkers(pipeline: NotifyPipeline, raw: PipelineObject): Promise<DeploymentObject> {
+  /**
+   * Server-side apply the ConfigMap and Deployment, unless exactly these were applied by this
+   * reconciler and the informers show nobody changed them since (then the informer's copy of
+   * the Deployment status is current enough).
+   */
+  private async applyWorkers(key: string, pipeline: NotifyPipeline, raw: PipelineObject): Promise<DeploymentObject> {
     const owner = { name: raw.metadata!.name!, namespace: raw.metadata!.namespace!, uid: raw.metadata!.uid! };
     const cm = renderConfigMap(pipeline, owner);
     const dep = renderDeployment(pipeline, owner, this.o.render, configHash(cm));
     const name = workerObjectName(owner.name);
-    await this.apply(`/api/v1/namespaces/${owner.namespace}/configmaps/${name}`, cm);
-    return this.apply<DeploymentObject>(`/apis/apps/v1/namespaces/${owner.namespace}/deployments/${name}`, dep);
+    const hash = createHash('sha256').update(JSON.stringify([cm, dep])).digest('hex');
+    const memo = this.applied.get(key);
+    const seenDep = this.o.observed?.deployment(owner.namespace, name) as DeploymentObject | undefined;
+    const seenCm = this.o.observed?.configMap(owner.namespace, name);
+    if (
+      memo !== undefined &&
+      memo.hash === hash &&
+      seenDep !== undefined &&
+      seenCm !== undefined &&
+      seenDep.metadata?.generation === memo.deploymentGeneration &&
+      seenCm.metadata?.resourceVersion === memo.configMapVersion
+    ) {
+      return seenDep;
+    }
+    // Together: a pod waits for its ConfigMap volume, so neither order matters to the cluster.
+    const [appliedCm, appliedDep] = await Promise.all([
+      this.apply(`/api/v1/namespaces/${owner.namespace}/configmaps/${name}`, cm),
+      this.apply<DeploymentObject>(`/apis/apps/v1/namespaces/${owner.namespace}/deployments/${name}`, dep),
+    ]);
+    this.applied.set(key, { hash, deploymentGeneration: appliedDep.metadata?.generation, configMapVersion: appliedCm.metadata?.resourceVersion });
+    return appliedDep;
   }
 
   /** Server-side apply as `ladder-operator`, forcing ownership of the fields we set. */
