@@ -9,6 +9,7 @@ export * from './workqueue.js';
 export * from './clock.js';
 export * from './errors.js';
 export * from './kube.js';
+export * from './kubeconfig.js';
 export * from './leader.js';
 export * from './informer.js';
 export * from './controller.js';

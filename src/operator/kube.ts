@@ -1,12 +1,12 @@
 /**
  * A thin Kubernetes REST client: JSON requests and watch streams over one pooled undici Agent.
- * Credentials and TLS material come from a @kubernetes/client-node KubeConfig (kubeconfig
- * file or in-cluster); everything above this file speaks plain paths and objects, so the
+ * Credentials and TLS material come from a KubeConnection (kubeconfig file, in-cluster, or a
+ * client-node KubeConfig); everything above this file speaks plain paths and objects, so the
  * operator's API calls (and thus its RBAC) are visible in one place each.
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import { Agent } from 'undici';
 import { KubeApiError } from './errors.js';
+import type { KubeConnection } from './kubeconfig.js';
 
 export type KubeObject = {
   apiVersion?: string;
@@ -49,38 +49,34 @@ export interface RequestOptions {
 }
 
 export interface KubeClientOptions {
-  kubeConfig: KubeConfig;
+  /** Where and how to connect; a promise when it must first be worked out (e.g. from a client-node KubeConfig). */
+  connection: KubeConnection | Promise<KubeConnection>;
   /** Per-request timeout (not for watches). Default 15 s. */
   requestTimeoutMs?: number;
-  /** How long auth headers (e.g. a rotated in-cluster token) are reused. Default 60 s. */
-  authRefreshMs?: number;
 }
 
-/** Load the kubeconfig the way `ladder operator` documents: a path, else $KUBECONFIG, else in-cluster. */
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path !== undefined && path !== '') kc.loadFromFile(path);
-  else if (process.env['KUBECONFIG']) kc.loadFromDefault();
-  else kc.loadFromCluster();
-  return kc;
+interface Ready {
+  connection: KubeConnection;
+  server: URL;
+  agent: Agent;
 }
 
 export class KubeClient {
-  private readonly kc: KubeConfig;
-  private readonly server: URL;
+  private readonly ready: Promise<Ready>;
   private readonly requestTimeoutMs: number;
-  private readonly authRefreshMs: number;
-  private agent: Agent | undefined;
-  private headers: Record<string, string> = {};
-  private headersAt = -Infinity;
 
   constructor(options: KubeClientOptions) {
-    this.kc = options.kubeConfig;
-    const cluster = this.kc.getCurrentCluster();
-    if (cluster === null) throw new Error('kubeconfig has no current cluster');
-    this.server = new URL(cluster.server);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
-    this.authRefreshMs = options.authRefreshMs ?? 60_000;
+    this.ready = Promise.resolve(options.connection).then((c) => ({
+      connection: c,
+      server: new URL(c.server),
+      // No per-origin connection cap: every watch holds one connection for its lifetime.
+      agent: new Agent({
+        keepAliveTimeout: 30_000,
+        connect: { ca: c.ca, cert: c.cert, key: c.key, ...(c.insecureSkipTlsVerify ? { rejectUnauthorized: false } : {}) },
+      }),
+    }));
+    this.ready.catch(() => {}); // surfaced by the first request
   }
 
   /** One JSON request; resolves to the decoded body, throws KubeApiError on any non-2xx. */
@@ -117,14 +113,14 @@ export class KubeClient {
   }
 
   async close(): Promise<void> {
-    const agent = this.agent;
-    this.agent = undefined;
-    await agent?.close();
+    const r = await this.ready.catch(() => undefined);
+    await r?.agent.close();
   }
 
   private async send(options: RequestOptions, streaming: boolean) {
-    const { agent, headers } = await this.auth();
-    const url = new URL(options.path, this.server);
+    const { agent, connection, server } = await this.ready;
+    const headers = await connection.headers();
+    const url = new URL(options.path, server);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const reqHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
     let body: string | undefined;
@@ -148,30 +144,6 @@ export class KubeClient {
     } catch (e) {
       throw new KubeApiError(options.method, options.path, 0, 'Unreachable', (e as Error).message, { cause: e });
     }
-  }
-
-  private async auth(): Promise<{ agent: Agent; headers: Record<string, string> }> {
-    if (this.agent === undefined || Date.now() - this.headersAt > this.authRefreshMs) {
-      const opts: { headers?: Record<string, unknown>; ca?: unknown; cert?: unknown; key?: unknown; rejectUnauthorized?: boolean; servername?: string; auth?: string } = {};
-      await this.kc.applyToHTTPSOptions(opts as never);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
-      if (opts.auth !== undefined) headers['authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-      this.headers = headers;
-      this.headersAt = Date.now();
-      this.agent ??= new Agent({
-        // No per-origin connection cap: every watch holds one connection for its lifetime.
-        keepAliveTimeout: 30_000,
-        connect: {
-          ca: opts.ca as string | undefined,
-          cert: opts.cert as string | undefined,
-          key: opts.key as string | undefined,
-          ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-          ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
-        },
-      });
-    }
-    return { agent: this.agent, headers: this.headers };
   }
 }
 

@@ -6,7 +6,6 @@
  * broker connections.
  */
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../common/index.js';
 import { createTopologyClient } from '../topology/index.js';
 import { BrokerPool, type TopologyClientFactory } from './brokers.js';
@@ -14,11 +13,13 @@ import { systemClock, type Clock } from './clock.js';
 import { Controller, type ReconcileReport } from './controller.js';
 import { EventRecorder } from './events.js';
 import { KubeClient } from './kube.js';
+import { fromKubeConfig, type KubeConfigLike, type KubeConnection } from './kubeconfig.js';
 import { LeaderElector } from './leader.js';
 import { DEFAULT_WORKER_IMAGE } from './render.js';
 
 export interface OperatorOptions {
-  kubeConfig: KubeConfig;
+  /** The API server: a KubeConnection (`loadKubeConnection`), or a client-node KubeConfig. */
+  kubeConfig: KubeConnection | KubeConfigLike;
   logger: Logger;
   /** Namespaces to watch. Default: all. */
   namespaces?: string[];
@@ -67,11 +68,13 @@ export interface RunningOperator {
   close(): Promise<void>;
 }
 
+/** Start the operator in the background (reconciling begins once it leads); `close()` stops it. */
 export function startOperator(options: OperatorOptions): RunningOperator {
   const clock = options.clock ?? systemClock();
   const logger = options.logger;
   const identity = options.identity ?? process.env['POD_NAME'] ?? hostname();
-  const kube = new KubeClient({ kubeConfig: options.kubeConfig });
+  const connection = 'applyToHTTPSOptions' in options.kubeConfig ? fromKubeConfig(options.kubeConfig) : options.kubeConfig;
+  const kube = new KubeClient({ connection });
   const brokers = new BrokerPool({ factory: options.topologyClientFactory ?? createTopologyClient, logger, connectTimeoutMs: options.brokerTimeoutMs });
   const events = new EventRecorder({ kube, clock, logger, instance: identity });
   const reconciler = { kube, brokers, events, clock, logger, render: { image: options.workerImage ?? DEFAULT_WORKER_IMAGE }, pollMs: options.pollMs };

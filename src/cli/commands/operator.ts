@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { parseDuration } from '../../api/index.js';
 import { createLogger, type LogLevel } from '../../common/index.js';
-import { loadKubeConfig, startOperator } from '../../operator/index.js';
+import { loadKubeConnection, startOperator } from '../../operator/index.js';
 import { parseFlags, UsageError, untilSignal, type Command } from '../command.js';
 
 const HELP = `Usage: ladder operator [options]
@@ -90,7 +90,7 @@ export const command: Command = {
     }
 
     const operator = startOperator({
-      kubeConfig: loadKubeConfig(v.kubeconfig),
+      kubeConfig: loadKubeConnection(v.kubeconfig),
       logger,
       namespaces,
       workerImage: v['worker-image'],
