@@ -142,6 +142,15 @@ export class Reconciler {
         observation.workers = { reason: Reason.WorkersFailed, message: `applying the worker Deployment failed: ${(e as Error).message}` };
         failure = e as Error;
       }
+    } else {
+      // Not applied this time (no topology), but the workers that run still count: report them
+      // as the informer last saw them rather than flapping WorkersAvailable to Unknown.
+      const seen = this.o.observed?.deployment(namespace, workerObjectName(name)) as DeploymentObject | undefined;
+      if (seen !== undefined) {
+        const desired = pipeline.spec.workers.replicas;
+        observation.workers = { desired, available: seen.status?.availableReplicas ?? 0, ready: seen.status?.readyReplicas ?? 0 };
+        workers = { ready: seen.status?.readyReplicas ?? 0, desired };
+      }
     }
 
     await this.writeStatus(raw, { observation, ladder: ladderSummary(pipeline.spec), queues, depths, workers });

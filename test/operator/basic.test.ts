@@ -104,6 +104,19 @@ describe('a NotifyPipeline applied with kubectl', () => {
     expect(out.trim().split(/\s{2,}/)[6]).toBe('1');
   });
 
+  test('the AMQP URI appears nowhere: not in status, events, the ConfigMap, the Deployment or the logs', async () => {
+    const texts = [
+      JSON.stringify(await env.get(name)),
+      await env.kubectl(['get', 'events', '-n', env.ns.name, '-o', 'json']),
+      await env.kubectl(['get', 'configmaps,deployments', '-n', env.ns.name, '-o', 'json']),
+      env.logs.join('\n'),
+    ];
+    for (const t of texts) {
+      expect(t).not.toContain('amqp://');
+      expect(t).not.toContain('guest:guest');
+    }
+  });
+
   test('deleted under Retain: the finalizer is removed and the queues (with their messages) stay', async () => {
     await env.kubectl(['delete', 'np', name, '-n', env.ns.name, '--wait=false']);
     await eventually(async () => ((await env.get(name)) === undefined ? true : undefined), { what: 'pipeline gone', timeoutMs: 10_000 });

@@ -56,6 +56,14 @@ describe('leader election between operator processes', () => {
     await eventually(() => (leader.logs.some((l) => l.includes('"became leader"')) ? true : undefined), { what: 'leader log', describe: describeProcs });
     await eventually(() => (follower.logs.some((l) => l.includes('"waiting for leadership"')) ? true : undefined), { what: 'follower log', describe: describeProcs });
 
+    // Health endpoints of both replicas: alive, and ready (leader synced, follower standing by).
+    for (const p of [leader, follower]) {
+      const line = await eventually(() => p.logs.find((l) => l.includes('"health server listening"')), { what: `${p.id} health port`, describe: describeProcs });
+      const port = (JSON.parse(line) as { port: number }).port;
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined), { what: `${p.id} ready` });
+    }
+
     await env.apply(pipeline(env.ns.name, 'ha', { replicas: 0, ladder: ['200ms'] }));
     await env.until('ha', 'Ready', (x) => condition(x, 'Ready')?.status === 'True', 20_000);
     expect(follower.logs.some((l) => l.includes('"became leader"'))).toBe(false);
@@ -85,6 +93,33 @@ describe('leader election between operator processes', () => {
     await env.until('ha', 'op-c reconciled the change', (x) => x.status?.['ladder'] === '200ms', 20_000);
     c.child.kill('SIGTERM');
     expect(await c.exited).toBe(0);
+  }, 60_000);
+});
+
+describe('a leader whose Lease is taken', () => {
+  test('stops reconciling at once and resumes only after it leads again', async () => {
+    const lease = 'stolen';
+    const op = env.start({ leaderElect: true, leaseNamespace: env.ns.name, leaseName: lease, leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300, identity: 'victim' });
+    await op.whenLeading();
+    const name = 'stolen';
+    await env.apply(pipeline(env.ns.name, name, { replicas: 0, ladder: ['200ms'] }));
+    await env.until(name, 'Ready', (x) => condition(x, 'Ready')?.status === 'True', 20_000);
+
+    const current = JSON.parse(await env.kubectl(['get', 'lease', lease, '-n', env.ns.name, '-o', 'json']));
+    const now = new Date().toISOString().replace(/Z$/, '000Z');
+    current.spec = { ...current.spec, holderIdentity: 'thief', renewTime: now, acquireTime: now, leaseDurationSeconds: 3 };
+    await env.kubectl(['replace', '-f', '-'], JSON.stringify(current));
+    await eventually(() => (op.health().leader ? undefined : true), { what: 'victim steps down', timeoutMs: 5_000, intervalMs: 20 });
+    expect(env.logs.some((l) => l.includes('"lost leadership"') && l.includes('thief'))).toBe(true);
+
+    // A change while the thief holds the Lease waits; once the thief's Lease expires the victim leads and reconciles it.
+    env.queues.add(`ladder.${env.ns.name}.${name}.delay.300ms`);
+    await env.apply(pipeline(env.ns.name, name, { replicas: 0, ladder: ['300ms'] }));
+    const changedAt = Date.now();
+    await env.until(name, 'the change reconciled after re-election', (x) => x.status?.['ladder'] === '300ms', 20_000);
+    expect(Date.now() - changedAt).toBeGreaterThan(1_000); // not before the stolen Lease (3 s) ran out
+    expect(op.health().leader).toBe(true);
+    await op.close();
   }, 60_000);
 });
 
