@@ -76,11 +76,14 @@ export class Informer {
       try {
         if (this.resourceVersion === '') await this.relist(signal);
         failures = 0;
+        const timeoutSeconds = this.o.watchTimeoutSeconds ?? 300;
         await this.o.kube.watch(
           this.o.path,
-          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.o.watchTimeoutSeconds ?? 300, labelSelector: this.o.labelSelector },
+          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds, labelSelector: this.o.labelSelector },
           (e) => this.handle(e),
-          signal,
+          // The server ends the watch after timeoutSeconds; if it does not (a connection that
+          // died silently), give up on it a little later and watch again.
+          AbortSignal.any([signal, AbortSignal.timeout((timeoutSeconds + 30) * 1000)]),
         );
       } catch (e) {
         if (signal.aborted) break;
