@@ -69,6 +69,22 @@ describe('the operator converges after changes', () => {
     );
   });
 
+  test('a worker Deployment or ConfigMap deleted or edited by hand is put back', async () => {
+    const name = 'workers-drift';
+    await env.apply(pipeline(env.ns.name, name, { replicas: 2 }));
+    await env.until(name, 'TopologyReady', (x) => condition(x, 'TopologyReady')?.status === 'True');
+    const obj = `${name}-ladder`;
+    const original = await env.apps.readNamespacedDeployment({ namespace: env.ns.name, name: obj });
+    await env.kubectl(['delete', 'deployment', obj, '-n', env.ns.name]);
+    await env.kubectl(['delete', 'configmap', obj, '-n', env.ns.name]);
+    const back = await eventually(async () => env.apps.readNamespacedDeployment({ namespace: env.ns.name, name: obj }), { what: 'Deployment recreated', timeoutMs: 5_000 });
+    expect(back.metadata?.uid).not.toBe(original.metadata?.uid);
+    await eventually(async () => env.core.readNamespacedConfigMap({ namespace: env.ns.name, name: obj }), { what: 'ConfigMap recreated', timeoutMs: 5_000 });
+    // An edit of a field the operator owns is reverted (the informer sees the new generation).
+    await env.kubectl(['scale', 'deployment', obj, '-n', env.ns.name, '--replicas=5']);
+    await eventually(async () => ((await env.apps.readNamespacedDeployment({ namespace: env.ns.name, name: obj })).spec?.replicas === 2 ? true : undefined), { what: 'replicas back to 2', timeoutMs: 5_000 });
+  });
+
   test('deleted under Delete: the finalizer stays while messages wait, then the queues are deleted', async () => {
     const name = 'deleteme';
     const prefix = `ladder.${env.ns.name}.${name}`;
