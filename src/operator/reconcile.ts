@@ -49,7 +49,10 @@ interface AppliedWorkers {
 }
 
 type PipelineObject = KubeObject & { spec?: Record<string, unknown>; status?: NotifyPipelineStatus };
-type DeploymentObject = KubeObject & { spec?: { replicas?: number }; status?: { availableReplicas?: number; readyReplicas?: number } };
+export type DeploymentObject = KubeObject & {
+  spec?: { replicas?: number };
+  status?: { replicas?: number; updatedReplicas?: number; availableReplicas?: number; readyReplicas?: number; observedGeneration?: number };
+};
 
 export const pipelinePath = (ns: string, name?: string) => `/apis/${API_GROUP}/${API_VERSION}/namespaces/${ns}/${PLURAL}${name === undefined ? '' : `/${name}`}`;
 
@@ -116,28 +119,27 @@ export class Reconciler {
       failure = secret.e as Error;
     }
 
-    // 2. the topology, old rungs, and depths
-    if (url !== undefined) {
-      const client = brokers.acquire(key, url);
+    // 2. the topology
+    const client = url !== undefined ? brokers.acquire(key, url) : undefined;
+    if (client !== undefined) {
       try {
         await client.apply(plan);
-        const draining = await this.drain(client, plan, raw.status, target);
-        observation.topology = { ok: true, queues: plan.queues.length, draining };
-        queues = { work: plan.work, rungs: plan.queues.filter((q) => q.role === 'rung').map((q) => q.name), parked: plan.parked, draining };
-        depths = await sampleDepths(client, queues);
       } catch (e) {
-        observation.topology = { ok: false, problem: topologyProblem(e, url) };
+        observation.topology = { ok: false, problem: topologyProblem(e, url!) };
         failure = e as Error;
       }
     }
+    const topologyApplied = client !== undefined && observation.topology === undefined;
 
     // 3. the workers, once there is a topology for them to consume
-    if (observation.topology?.ok === true) {
+    let settled = false;
+    if (topologyApplied) {
       try {
         const dep = await this.applyWorkers(key, pipeline, raw);
         const desired = pipeline.spec.workers.replicas;
         observation.workers = { desired, available: dep.status?.availableReplicas ?? 0, ready: dep.status?.readyReplicas ?? 0 };
         workers = { ready: dep.status?.readyReplicas ?? 0, desired };
+        settled = rolledOut(dep, desired);
       } catch (e) {
         observation.workers = { reason: Reason.WorkersFailed, message: `applying the worker Deployment failed: ${(e as Error).message}` };
         failure = e as Error;
@@ -153,6 +155,19 @@ export class Reconciler {
       }
     }
 
+    // 4. old rungs and depths
+    if (topologyApplied) {
+      try {
+        const draining = await this.drain(client!, plan, raw.status, target, settled);
+        observation.topology = { ok: true, queues: plan.queues.length, draining };
+        queues = { work: plan.work, rungs: plan.queues.filter((q) => q.role === 'rung').map((q) => q.name), parked: plan.parked, draining };
+        depths = await sampleDepths(client!, queues);
+      } catch (e) {
+        observation.topology = { ok: false, problem: topologyProblem(e, url!) };
+        failure = e as Error;
+      }
+    }
+
     await this.writeStatus(raw, { observation, ladder: ladderSummary(pipeline.spec), queues, depths, workers });
 
     const problem = observation.secret ?? (observation.topology?.ok === false ? observation.topology.problem : undefined);
@@ -164,11 +179,17 @@ export class Reconciler {
     return queues !== undefined && queues.draining.length > 0 ? { requeueAfterMs: this.o.pollMs ?? 5_000 } : {};
   }
 
-  /** Old rungs (known from status, no longer planned) are deleted once empty; the rest keep draining. */
-  private async drain(client: TopologyClient, plan: TopologyPlan, status: NotifyPipelineStatus | undefined, target: EventTarget): Promise<string[]> {
+  /**
+   * Old rungs (known from status, no longer planned) are deleted once empty and once no worker
+   * of the old ladder runs any more (`settled`): an old worker would otherwise declare the rung
+   * again on its next retry and leave a queue nobody tracks. Until then they keep draining.
+   */
+  private async drain(client: TopologyClient, plan: TopologyPlan, status: NotifyPipelineStatus | undefined, target: EventTarget, settled: boolean): Promise<string[]> {
     const known = [...(status?.queues?.rungs ?? []), ...(status?.queues?.draining ?? [])];
+    const candidates = drainingRungs(plan, known);
+    if (!settled) return candidates;
     const still: string[] = [];
-    for (const q of drainingRungs(plan, known)) {
+    for (const q of candidates) {
       const r = await client.deleteIfEmpty(q);
       if (r === 'not-empty') still.push(q);
       else if (r === 'deleted') {
@@ -332,6 +353,16 @@ export class Reconciler {
     const { namespace, name } = raw.metadata as { namespace: string; name: string };
     await this.apply(`${pipelinePath(namespace, name)}/status`, { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name, namespace }, status });
   }
+}
+
+/**
+ * Every worker pod runs the current template: the Deployment controller has seen this
+ * generation and no old pod is left (replicas counts old and new pods together).
+ */
+export function rolledOut(dep: DeploymentObject, desired: number): boolean {
+  if (desired === 0) return true;
+  const s = dep.status ?? {};
+  return (s.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0) && s.updatedReplicas === desired && s.replicas === desired;
 }
 
 export function splitKey(key: string): [string, string] {

@@ -50,6 +50,30 @@ describe('the operator converges after changes', () => {
     expect(await queueState(env.amqp, `${prefix}.work`)).toEqual({ messages: 1 });
   });
 
+  test('old rungs are kept until the worker Deployment has rolled out the new ladder', async () => {
+    const name = 'rollout';
+    const prefix = `ladder.${env.ns.name}.${name}`;
+    const dep = `${name}-ladder`;
+    const rolledOut = async () => {
+      const d = await env.apps.readNamespacedDeployment({ namespace: env.ns.name, name: dep });
+      const status = { observedGeneration: d.metadata!.generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 };
+      await env.kubectl(['patch', 'deployment', dep, '-n', env.ns.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+    };
+    await env.apply(pipeline(env.ns.name, name, { ladder: ['200ms'], replicas: 1 }));
+    await env.until(name, 'TopologyReady', (x) => condition(x, 'TopologyReady')?.status === 'True');
+    await rolledOut();
+    await env.until(name, 'Ready', (x) => condition(x, 'Ready')?.status === 'True');
+    env.queues.add(`${prefix}.delay.250ms`);
+    await env.apply(pipeline(env.ns.name, name, { ladder: ['250ms'], replicas: 1 }));
+    // The old rung is empty, but a pod of the old template may still retry into it: keep it.
+    const changed = await env.until(name, 'old rung draining', (x) => x.status?.['queues']?.draining?.[0] === `${prefix}.delay.200ms` && x);
+    expect(changed.status?.['queues'].rungs).toEqual([`${prefix}.delay.250ms`]);
+    expect(await queueState(env.amqp, `${prefix}.delay.200ms`)).toEqual({ messages: 0 });
+    await rolledOut();
+    await env.until(name, 'old rung deleted after the rollout', (x) => x.status?.['queues'] !== undefined && x.status['queues'].draining === undefined);
+    expect(await queueState(env.amqp, `${prefix}.delay.200ms`)).toBeUndefined();
+  });
+
   test('a queue deleted by hand is declared and bound again within one resync', async () => {
     const name = 'drift';
     const work = `ladder.${env.ns.name}.${name}.work`;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { buildStatus, sameJson, type StatusInput } from '../../../src/operator/index.js';
+import { buildStatus, rolledOut, sameJson, type StatusInput } from '../../../src/operator/index.js';
 
 const base: StatusInput = {
   previous: undefined,
@@ -44,5 +44,18 @@ describe('buildStatus', () => {
   test('sameJson ignores key order and undefined fields', () => {
     expect(sameJson({ a: 1, b: { c: [1, 2], d: undefined } }, { b: { c: [1, 2] }, a: 1 })).toBe(true);
     expect(sameJson({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+  });
+});
+
+describe('rolledOut', () => {
+  const dep = (generation: number, status: Record<string, number>) => ({ metadata: { generation }, status });
+  test.each<[string, ReturnType<typeof dep>, number, boolean]>([
+    ['scaled to zero', dep(3, {}), 0, true],
+    ['every pod on the current template', dep(3, { observedGeneration: 3, replicas: 2, updatedReplicas: 2 }), 2, true],
+    ['the controller has not seen the new generation', dep(4, { observedGeneration: 3, replicas: 2, updatedReplicas: 2 }), 2, false],
+    ['an old pod is still there (surge)', dep(3, { observedGeneration: 3, replicas: 3, updatedReplicas: 2 }), 2, false],
+    ['no status at all (no Deployment controller)', dep(1, {}), 1, false],
+  ])('%s → %s', (_what, d, desired, expected) => {
+    expect(rolledOut(d, desired)).toBe(expected);
   });
 });
