@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { parseDuration } from '../../api/index.js';
 import { createLogger, type LogLevel } from '../../common/index.js';
-import { loadKubeConnection, startOperator } from '../../operator/index.js';
+import { KubeconfigError, loadKubeConnection, startOperator } from '../../operator/index.js';
 import { parseFlags, UsageError, untilSignal, type Command } from '../command.js';
 
 const HELP = `Usage: ladder operator [options]
@@ -89,8 +89,18 @@ export const command: Command = {
       throw new UsageError('lease timings must satisfy retry-period < renew-deadline < lease-duration');
     }
 
+    const resyncMs = duration('resync', v.resync, 30_000);
+    const concurrency = int('concurrency', v.concurrency, 4, 1);
+    let connection;
+    try {
+      connection = loadKubeConnection(v.kubeconfig);
+    } catch (e) {
+      if (e instanceof KubeconfigError) throw new UsageError(e.message);
+      throw e;
+    }
+
     const operator = startOperator({
-      kubeConfig: loadKubeConnection(v.kubeconfig),
+      kubeConfig: connection,
       logger,
       namespaces,
       workerImage: v['worker-image'],
@@ -100,8 +110,8 @@ export const command: Command = {
       leaseDurationMs,
       renewDeadlineMs,
       retryPeriodMs,
-      resyncMs: duration('resync', v.resync, 30_000),
-      concurrency: int('concurrency', v.concurrency, 4, 1),
+      resyncMs,
+      concurrency,
     });
 
     const health = createServer((req, res) => {
