@@ -6,6 +6,7 @@
 import type { Section } from '../lib.js';
 import { delay } from './delay.js';
 import { memory } from './memory.js';
+import { operator } from './operator.js';
 import { throughput } from './throughput.js';
 
-export const sections: Section[] = [throughput, delay, memory];
+export const sections: Section[] = [throughput, delay, memory, operator];

@@ -32,7 +32,7 @@ import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 
@@ -116,9 +116,15 @@ export interface Certs {
   saPub: string;
 }
 
-/** The repository root (where package.json and hack/ live). */
+/**
+ * The repository root (where package.json and hack/ live): the nearest folder above this file
+ * with a package.json, so it also holds when this file runs compiled elsewhere (the benchmark
+ * compiles it into .tmp/bench-build/).
+ */
 export function repoRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /** Helpers for operator tests: the real kube-apiserver (harness), the real RabbitMQ, an in-process operator. */
-import { CoreV1Api, CustomObjectsApi, AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, AppsV1Api, PatchStrategy, setHeaderOptions, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { Connection } from 'rabbitmq-client';
 import { stringify } from 'yaml';
 import { createLogger, type Logger } from '../../src/common/index.js';
@@ -148,4 +148,63 @@ export async function queueState(conn: Connection, queue: string): Promise<{ mes
     if ((e as { code?: string }).code === 'NOT_FOUND') return undefined;
     throw e;
   }
+}
+
+/** A Deployment as the stand-in below sees it on the watch (plain JSON). */
+interface DeploymentLike {
+  metadata?: { name?: string; generation?: number };
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number; availableReplicas?: number };
+}
+
+/** The status kube-controller-manager and the kubelets would give a Deployment once every replica of its current template runs. */
+export function rolledOutStatus(d: DeploymentLike): Required<NonNullable<DeploymentLike['status']>> {
+  const n = d.spec?.replicas ?? 1;
+  return { observedGeneration: d.metadata?.generation ?? 0, replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n };
+}
+
+export interface RolloutStandIn {
+  /** Status patches written so far. */
+  patched(): number;
+  stop(): void;
+}
+
+/**
+ * A stand-in for the Deployment controller, which the harness does not run: every Deployment in
+ * `namespace` is marked rolled out (status.availableReplicas = replicas, at its generation) as
+ * soon as it appears or its spec changes, through a watch and a `deployments/status` merge patch.
+ * Resolves once the watch is open.
+ */
+export async function rollOutDeployments(kc: KubeConfig, namespace: string): Promise<RolloutStandIn> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  let patched = 0;
+  let stopped = false;
+  let current: AbortController | undefined;
+  const onEvent = (phase: string, d: DeploymentLike) => {
+    if ((phase !== 'ADDED' && phase !== 'MODIFIED') || d.metadata?.name === undefined) return;
+    const want = rolledOutStatus(d);
+    const has = d.status ?? {};
+    if ((Object.keys(want) as Array<keyof typeof want>).every((k) => has[k] === want[k])) return;
+    // A conflict or a vanished object needs nothing: the next event (or none) says what to do.
+    apps.patchNamespacedDeploymentStatus({ namespace, name: d.metadata.name, body: { status: want } }, mergePatch).then(
+      () => void patched++,
+      () => {},
+    );
+  };
+  // The server ends watches now and then: reopen (a fresh watch lists every object as ADDED again).
+  const reopen = () => {
+    if (!stopped) setTimeout(() => void open().catch(reopen), 100);
+  };
+  const open = async (): Promise<void> => {
+    current = await new Watch(kc).watch(`/apis/apps/v1/namespaces/${namespace}/deployments`, {}, onEvent, reopen);
+  };
+  await open();
+  return {
+    patched: () => patched,
+    stop() {
+      stopped = true;
+      current?.abort();
+    },
+  };
 }
