@@ -8,7 +8,7 @@
  * the same rule with the same message for files run without Kubernetes.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 
 export const API_GROUP = 'ladder.dev';
 export const API_VERSION = 'v1alpha1';
@@ -27,7 +27,7 @@ export const LIMITS = {
 } as const;
 
 /** A CEL validation rule for the CRD (`x-kubernetes-validations`). */
-interface CelRule { rule: string; message: string; fieldPath?: string; reason?: string }
+interface CelRule { rule: string; message: string; messageExpression?: string; fieldPath?: string; reason?: string }
 const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
 
 const duration = (what: string, maxMs: number) =>
@@ -41,10 +41,15 @@ const duration = (what: string, maxMs: number) =>
       } else if (ms <= 0) {
         ctx.addIssue({ code: 'custom', message: `"${text}" must be longer than zero` });
       } else if (ms > maxMs) {
-        ctx.addIssue({ code: 'custom', message: `"${text}" is longer than the ${what} limit of ${maxMs / 1000}s` });
+        ctx.addIssue({ code: 'custom', message: `"${text}" is longer than the ${what} limit of ${formatDuration(maxMs)}` });
       }
     })
-    .meta({ pattern: DURATION_PATTERN });
+    .meta(cel(
+      // Item-level rules, so `kubectl apply` names the element (spec.retry.ladder[2]) and says
+      // what is wrong in the same words as `ladder validate`.
+      { rule: `self.matches('${DURATION_PATTERN}')`, messageExpression: `'"' + self + '" is not a duration like 5m (use a number with ms, s, m or h, e.g. 200ms, 30s, 1m, 2h)'`, message: 'is not a duration like 5m' },
+      { rule: `!self.matches('${DURATION_PATTERN}') || (duration(self) > duration('0s') && duration(self) <= duration('${formatDuration(maxMs)}'))`, messageExpression: `'"' + self + '" must be longer than 0s and at most ${formatDuration(maxMs)}'`, message: `must be longer than 0s and at most ${formatDuration(maxMs)}` },
+    ));
 
 const secretKeyRef = (what: string, defaultKey: string) =>
   z
@@ -79,11 +84,7 @@ export const RetrySchema = z
       .array(duration('rung', LIMITS.maxRungMs))
       .min(1, 'needs at least one rung, e.g. [30s, 1m, 5m]')
       .max(LIMITS.maxRungs, `may have at most ${LIMITS.maxRungs} rungs`)
-      .describe('Delays between attempts, in order: after failed attempt n the notification waits ladder[n-1]. After the last rung fails it is parked. Each distinct delay gets its own queue, named by the delay.')
-      .meta(cel(
-        { rule: `self.all(d, d.matches('${DURATION_PATTERN}'))`, message: 'every rung must be a duration like 200ms, 30s, 1m or 2h' },
-        { rule: `self.all(d, !d.matches('${DURATION_PATTERN}') || (duration(d) > duration('0s') && duration(d) <= duration('${LIMITS.maxRungMs / 3_600_000}h')))`, message: `every rung must be longer than 0s and at most ${LIMITS.maxRungMs / 3_600_000}h` },
-      )),
+      .describe('Delays between attempts, in order: after failed attempt n the notification waits ladder[n-1]. After the last rung fails it is parked. Each distinct delay gets its own queue, named by the delay.'),
   })
   .describe('The retry ladder.');
 

@@ -47,9 +47,10 @@ describe('the NotifyPipeline CRD', () => {
   });
 
   test('enforces the ladder and target rules with CEL on the API server', () => {
-    expect(spec.properties.retry.properties.ladder['x-kubernetes-validations'].map((r: Json) => r.message)).toEqual([
-      'every rung must be a duration like 200ms, 30s, 1m or 2h',
-      'every rung must be longer than 0s and at most 168h',
+    // Item-level rules, so the API server names the bad element (spec.retry.ladder[2]).
+    expect(spec.properties.retry.properties.ladder.items['x-kubernetes-validations'].map((r: Json) => r.message)).toEqual([
+      'is not a duration like 5m',
+      'must be longer than 0s and at most 168h',
     ]);
     expect(spec.properties.delivery.properties.target['x-kubernetes-validations'][0].message).toBe('set exactly one of url, fromHeader or fromBody: true');
   });
