@@ -124,6 +124,9 @@ export const operator: Section = {
       }
       log(`operator ready ${Math.round(startMs)} ms after spawn, idle RSS ${idle.toFixed(1)} MiB`);
 
+      // kubectl's first call discovers the API (cached in the run folder): not part of any number.
+      await e.kubectl(['get', 'notifypipelines', '-n', bareNs]);
+
       // 1. one at a time, each next to the bare apply + GET of the same object.
       const toReady: number[] = [];
       const bareRoundTrip: number[] = [];
