@@ -203,6 +203,16 @@ describe('ladder parked', () => {
     await waitFor('still parked', async () => (await broker.count(plan.parked)) === 1);
   });
 
+  test('a pipeline whose parking queue does not exist exits 1 and says so', async () => {
+    const tmp = await tempDir();
+    teardown.push(() => tmp.remove());
+    const namespace = `pk-${suffix()}`;
+    const file = await tmp.write('p.yaml', pipelineYaml(namespace, '200ms'));
+    const r = await runCli(['parked', '-f', file, 'list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`queue ladder.${namespace}.pk.parked does not exist`);
+  });
+
   test('a bad file or bad flags exit 2', async () => {
     const tmp = await tempDir();
     teardown.push(() => tmp.remove());
