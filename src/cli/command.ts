@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { LogLevel } from '../common/index.js';
 
 export interface Command {
   name: string;
@@ -36,4 +37,19 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
+}
+
+/** The broker when $AMQP_URL is unset or empty: the local RabbitMQ of a developer machine. */
+export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+
+export function amqpUrlFrom(env: NodeJS.ProcessEnv): string {
+  return env['AMQP_URL'] || DEFAULT_AMQP_URL;
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export function parseLevel(text: string | undefined): LogLevel {
+  const level = (text ?? 'info') as LogLevel;
+  if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+  return level;
 }

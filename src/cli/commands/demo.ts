@@ -1,10 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { loadPipelineFile } from '../../api/index.js';
-import { createLogger, type LogLevel } from '../../common/index.js';
+import { createLogger } from '../../common/index.js';
 import { DemoError, runDemo } from '../../demo/demo.js';
 import { PublishError } from '../../demo/publisher.js';
-import { parseFlags, UsageError, untilSignal, type Command } from '../command.js';
-import { DEFAULT_AMQP_URL } from './publish.js';
+import { amqpUrlFrom, DEFAULT_AMQP_URL, parseFlags, parseLevel, UsageError, untilSignal, type Command } from '../command.js';
 
 /** examples/demo.yaml of the installed package (dist/cli/commands/ → ../../../examples). */
 const DEMO_FILE = fileURLToPath(new URL('../../../examples/demo.yaml', import.meta.url));
@@ -36,15 +35,14 @@ export const command: Command = {
     });
     const count = values.count === undefined ? 6 : Number(values.count);
     if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError(`--count must be an integer from 1 to 1000, got "${values.count}"`);
-    const level = values['log-level'];
-    if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level must be debug, info, warn or error, got "${level}"`);
+    const level = parseLevel(values['log-level']);
     const [pipeline] = await loadPipelineFile(values.file ?? DEMO_FILE);
     let result;
     try {
       result = await runDemo({
         pipeline: pipeline!,
-        amqpUrl: process.env['AMQP_URL'] ?? DEFAULT_AMQP_URL,
-        logger: createLogger({ level: level as LogLevel }),
+        amqpUrl: amqpUrlFrom(process.env),
+        logger: createLogger({ level }),
         count,
         keep: values.keep,
         print: (line) => process.stdout.write(line + '\n'),

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { parseDuration } from '../../api/index.js';
-import { createLogger, type LogLevel } from '../../common/index.js';
+import { createLogger } from '../../common/index.js';
 import { KubeconfigError, loadKubeConnection, startOperator } from '../../operator/index.js';
-import { parseFlags, UsageError, untilSignal, type Command } from '../command.js';
+import { parseFlags, parseLevel, UsageError, untilSignal, type Command } from '../command.js';
 
 const HELP = `Usage: ladder operator [options]
 
@@ -28,7 +28,6 @@ Options:
 
 Identity: $POD_NAME, else the hostname.`;
 
-const LEVELS = ['debug', 'info', 'warn', 'error'];
 
 function duration(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -76,9 +75,7 @@ export const command: Command = {
       resync: { type: 'string' },
       concurrency: { type: 'string' },
     });
-    const level = v['log-level'] ?? 'info';
-    if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
-    const logger = createLogger({ level: level as LogLevel }, { component: 'operator' });
+    const logger = createLogger({ level: parseLevel(v['log-level']) }, { component: 'operator' });
     const healthPort = int('health-port', v['health-port'], 8081, 0);
     const metricsPort = int('metrics-port', v['metrics-port'], 0, 0);
     const namespaces = (v.namespaces ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -3,8 +3,7 @@ import { loadPipelineFile, type NotifyPipeline } from '../../api/index.js';
 import { redact } from '../../common/index.js';
 import { planTopology } from '../../topology/index.js';
 import { listParked, requeueParked, type ParkedEntry } from '../../worker/parked.js';
-import { UsageError, type Command } from '../command.js';
-import { DEFAULT_AMQP_URL } from './run.js';
+import { amqpUrlFrom, DEFAULT_AMQP_URL, UsageError, type Command } from '../command.js';
 
 const DEFAULT_LIMIT = 50;
 
@@ -90,7 +89,7 @@ export const command: Command = {
     const limit = positiveInt('--limit', values.limit);
     const pipeline = pick(await loadPipelineFile(values.file), values.pipeline, values.file);
     const plan = planTopology({ namespace: pipeline.metadata.namespace, name: pipeline.metadata.name }, pipeline.spec);
-    const amqpUrl = process.env['AMQP_URL'] || DEFAULT_AMQP_URL;
+    const amqpUrl = amqpUrlFrom(process.env);
 
     try {
       if (action === 'list') {

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { loadPipelineFile, type NotifyPipeline } from '../../api/index.js';
 import { buildNotification, DEFAULT_NOTIFY_URL, type Notification } from '../../demo/notifications.js';
 import { PublishError, publishNotifications } from '../../demo/publisher.js';
-import { parseFlags, UsageError, type Command } from '../command.js';
+import { amqpUrlFrom, DEFAULT_AMQP_URL, parseFlags, UsageError, type Command } from '../command.js';
 
-export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
 const HELP = `Usage: ladder publish -f FILE [--count N] [--url URL | --body TEXT] [--header k=v ...] [--rate PER_SEC] [--pipeline NAME]
 
@@ -92,7 +91,7 @@ export const command: Command = {
     const where = `exchange "${source.exchange}" (routing key "${source.routingKey}")`;
     try {
       const result = await publishNotifications({
-        amqpUrl: process.env['AMQP_URL'] ?? DEFAULT_AMQP_URL,
+        amqpUrl: amqpUrlFrom(process.env),
         exchange: source.exchange,
         routingKey: source.routingKey,
         messages: messages(),

@@ -1,11 +1,9 @@
 import type { NotifyPipeline } from '../../api/index.js';
 import { loadPipelineFile } from '../../api/index.js';
-import { createLogger, redact, type Logger, type LogLevel } from '../../common/index.js';
+import { createLogger, redact, type Logger } from '../../common/index.js';
 import { startHealthServer, Worker, WorkerClosedError, type HealthServer } from '../../worker/index.js';
-import { parseFlags, UsageError, untilSignal, type Command } from '../command.js';
+import { amqpUrlFrom, DEFAULT_AMQP_URL, parseFlags, parseLevel, UsageError, untilSignal, type Command } from '../command.js';
 
-export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
-const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 const HELP = `Usage: ladder run -f FILE [--health-port N] [--log-level LEVEL]
 
@@ -33,7 +31,7 @@ export interface RunOptions {
 
 /** Run one Worker per pipeline until `stop` resolves; the shared body of `ladder run` and `ladder worker`. */
 export async function runWorkers(o: RunOptions): Promise<number> {
-  const amqpUrl = o.env['AMQP_URL'] || DEFAULT_AMQP_URL;
+  const amqpUrl = amqpUrlFrom(o.env);
   const secret = o.env['LADDER_SIGNING_SECRET'] || undefined;
   for (const p of o.pipelines) {
     if (p.spec.delivery.signing !== undefined && secret === undefined) {
@@ -76,12 +74,6 @@ export async function runWorkers(o: RunOptions): Promise<number> {
   await health?.close();
   o.logger.info('stopped');
   return 0;
-}
-
-export function parseLevel(text: string | undefined): LogLevel {
-  const level = (text ?? 'info') as LogLevel;
-  if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
-  return level;
 }
 
 export function parsePort(text: string | undefined): number | undefined {

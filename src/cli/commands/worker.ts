@@ -1,7 +1,7 @@
 import { loadPipelineFile } from '../../api/index.js';
 import { createLogger } from '../../common/index.js';
-import { parseFlags, UsageError, untilSignal, type Command } from '../command.js';
-import { DEFAULT_AMQP_URL, parseLevel, parsePort, runWorkers } from './run.js';
+import { DEFAULT_AMQP_URL, parseFlags, parseLevel, UsageError, untilSignal, type Command } from '../command.js';
+import { parsePort, runWorkers } from './run.js';
 
 const HELP = `Usage: ladder worker -f FILE [--health-port 8080] [--log-level LEVEL]
 
