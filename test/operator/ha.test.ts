@@ -105,10 +105,16 @@ describe('a leader whose Lease is taken', () => {
     await env.apply(pipeline(env.ns.name, name, { replicas: 0, ladder: ['200ms'] }));
     await env.until(name, 'Ready', (x) => condition(x, 'Ready')?.status === 'True', 20_000);
 
-    const current = JSON.parse(await env.kubectl(['get', 'lease', lease, '-n', env.ns.name, '-o', 'json']));
-    const now = new Date().toISOString().replace(/Z$/, '000Z');
-    current.spec = { ...current.spec, holderIdentity: 'thief', renewTime: now, acquireTime: now, leaseDurationSeconds: 3 };
-    await env.kubectl(['replace', '-f', '-'], JSON.stringify(current));
+    // The victim renews every 300 ms, so a read-modify-replace can lose the race (409): read again and retry.
+    await eventually(async () => {
+      const current = JSON.parse(await env.kubectl(['get', 'lease', lease, '-n', env.ns.name, '-o', 'json']));
+      const now = new Date().toISOString().replace(/Z$/, '000Z');
+      current.spec = { ...current.spec, holderIdentity: 'thief', renewTime: now, acquireTime: now, leaseDurationSeconds: 3 };
+      const r = await env.cp.kubectl(['replace', '-f', '-'], { input: JSON.stringify(current) });
+      if (r.code === 0) return true;
+      if (!r.stderr.includes('Conflict')) throw new Error(`kubectl replace failed (${r.code}): ${r.stderr}`);
+      return undefined;
+    }, { what: 'the thief takes the Lease', timeoutMs: 5_000, intervalMs: 20 });
     await eventually(() => (op.health().leader ? undefined : true), { what: 'victim steps down', timeoutMs: 5_000, intervalMs: 20 });
     expect(env.logs.some((l) => l.includes('"lost leadership"') && l.includes('thief'))).toBe(true);
 
