@@ -68,6 +68,88 @@ function inspectError(e: unknown): { blocked?: BlockedAddressError; code?: strin
   return { code: code ?? (typeof first.code === 'string' ? first.code : 'ERROR'), message: String(first.message ?? e) };
 }
 
+/** What `send` derives from a request's URL; kept for the last URL object seen (a fixed target reuses one). */
+interface UrlParts {
+  href: string;
+  origin: string;
+  path: string;
+  /** Why the IP literal host is refused; undefined when allowed or when the host is a name. */
+  refused: string | undefined;
+  host: string;
+}
+
+/**
+ * One attempt as an undici dispatch handler: the status and at most maxBytes of the body, or the
+ * error. Lighter than `agent.request()`, which builds an AsyncResource, a Readable body and an
+ * abort-signal listener for every request; here the attempt's own timer aborts the request.
+ */
+class Attempt {
+  readonly #maxBytes: number;
+  readonly #settle: (r: { status: number; body: string } | { error: unknown }) => void;
+  #controller: { abort(reason: Error): void } | undefined;
+  #status = 0;
+  #expected = -1;
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #done = false;
+
+  constructor(maxBytes: number, settle: (r: { status: number; body: string } | { error: unknown }) => void) {
+    this.#maxBytes = maxBytes;
+    this.#settle = settle;
+  }
+
+  /** Give up (the per-attempt timeout): abort the request now, or as soon as it starts. */
+  cancel(): void {
+    this.#done = true;
+    this.#controller?.abort(new RequestTimeoutError());
+  }
+
+  onRequestStart(controller: { abort(reason: Error): void }): void {
+    this.#controller = controller;
+    // Timed out while waiting for its connection: never send it.
+    if (this.#done) controller.abort(new RequestTimeoutError());
+  }
+
+  onResponseStart(_controller: unknown, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.#status = statusCode;
+    const length = headers['content-length'];
+    this.#expected = typeof length === 'string' && /^[0-9]+$/.test(length) ? Number(length) : -1;
+  }
+
+  onResponseData(controller: { abort(reason: Error): void }, chunk: Buffer): void {
+    if (this.#done) return;
+    const take = Math.min(chunk.length, this.#maxBytes - this.#size);
+    this.#chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+    this.#size += take;
+    if (this.#size >= this.#maxBytes) {
+      this.#finish();
+      // Do not read the rest of an oversized body; a body that is complete anyway keeps its connection.
+      if (this.#expected !== this.#size) controller.abort(new ResponseTooLargeError());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (!this.#done) this.#finish();
+  }
+
+  onResponseError(_controller: unknown, err: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#settle({ error: err });
+  }
+
+  #finish(): void {
+    this.#done = true;
+    const chunks = this.#chunks;
+    const body = chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    this.#settle({ status: this.#status, body });
+  }
+}
+
+/** Internal abort reasons; never surface as an attempt's error. */
+class RequestTimeoutError extends Error {}
+class ResponseTooLargeError extends Error {}
+
 export function createDeliveryClient(options: DeliveryClientOptions): DeliveryClient {
   const agent = new Agent({
     connections: options.connections,
@@ -75,42 +157,49 @@ export function createDeliveryClient(options: DeliveryClientOptions): DeliveryCl
     keepAliveTimeout: 4_000,
     connect: { timeout: options.timeoutMs, lookup: guardedLookup(options.checkAddress) },
   });
+  const method = options.method;
+  let last: UrlParts | undefined;
 
-  async function send(request: OutgoingRequest, headers: Record<string, string>): Promise<AttemptResult> {
-    const host = request.url.hostname.replace(/^\[|\]$/g, '');
+  function partsOf(url: URL): UrlParts {
+    const href = url.href;
+    if (last !== undefined && last.href === href) return last;
+    const host = url.hostname.replace(/^\[|\]$/g, '');
     // An IP literal is never looked up, so check it here; names are checked in the lookup.
-    if (isIP(host) !== 0) {
-      const refused = options.checkAddress(host);
-      if (refused !== undefined) return { failure: { kind: 'blocked', address: host, message: refused } };
-    }
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), options.timeoutMs);
-    try {
-      const res = await agent.request({
-        origin: request.url.origin,
-        path: `${request.url.pathname}${request.url.search}`,
-        method: options.method,
-        headers: { 'content-type': request.contentType, 'user-agent': USER_AGENT, ...headers },
-        body: request.body,
-        signal: controller.signal,
+    const refused = isIP(host) !== 0 ? options.checkAddress(host) : undefined;
+    last = { href, origin: url.origin, path: `${url.pathname}${url.search}`, refused, host };
+    return last;
+  }
+
+  function send(request: OutgoingRequest, headers: Record<string, string>): Promise<AttemptResult> {
+    const parts = partsOf(request.url);
+    if (parts.refused !== undefined) return Promise.resolve({ failure: { kind: 'blocked', address: parts.host, message: parts.refused } });
+    return new Promise<AttemptResult>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const attempt = new Attempt(options.maxResponseBytes, (r) => {
+        clearTimeout(timer);
+        if ('error' in r) {
+          const info = inspectError(r.error);
+          if (info.blocked) resolve({ failure: { kind: 'blocked', address: info.blocked.address, message: info.blocked.detail } });
+          else resolve({ failure: { kind: 'network', code: info.code ?? 'ERROR', message: info.message } });
+        } else {
+          resolve({ answer: r });
+        }
       });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        const take = Math.min(chunk.length, options.maxResponseBytes - size);
-        chunks.push(chunk.subarray(0, take));
-        size += take;
-        if (size >= options.maxResponseBytes) break; // leaving the loop destroys the rest of the body
-      }
-      return { answer: { status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') } };
-    } catch (e) {
-      if (controller.signal.aborted) return { failure: { kind: 'timeout', afterMs: options.timeoutMs } };
-      const info = inspectError(e);
-      if (info.blocked) return { failure: { kind: 'blocked', address: info.blocked.address, message: info.blocked.detail } };
-      return { failure: { kind: 'network', code: info.code ?? 'ERROR', message: info.message } };
-    } finally {
-      clearTimeout(timer);
-    }
+      timer = setTimeout(() => {
+        attempt.cancel();
+        resolve({ failure: { kind: 'timeout', afterMs: options.timeoutMs } });
+      }, options.timeoutMs);
+      agent.dispatch(
+        {
+          origin: parts.origin,
+          path: parts.path,
+          method,
+          headers: { 'content-type': request.contentType, 'user-agent': USER_AGENT, ...headers },
+          body: request.body,
+        },
+        attempt,
+      );
+    });
   }
 
   return {

@@ -30,7 +30,7 @@ import { RepublishError, WorkerClosedError } from './errors.js';
 import { HEADER, readBookkeeping, republishEnvelope, republishHeaders, type Bookkeeping } from './headers.js';
 import { webhookHeaders, signingKey } from './signing.js';
 import { addressGuard } from './ssrf.js';
-import { resolveTarget } from './target.js';
+import { targetResolver, type MessageView, type TargetResult } from './target.js';
 
 export interface OutcomeEvent {
   id: string;
@@ -79,6 +79,10 @@ export class Worker {
   readonly #timeoutMs: number;
   readonly #confirmTimeoutMs: number;
   readonly #requeueDelayMs: number;
+  readonly #resolveTarget: (msg: MessageView) => TargetResult;
+  /** The logged target (origin + path) of the last URL object seen: a fixed target reuses one. */
+  #lastUrl: URL | undefined;
+  #lastTarget = '';
 
   #conn: Connection | undefined;
   #consumer: Consumer | undefined;
@@ -107,6 +111,7 @@ export class Worker {
     this.#timeoutMs = parseDuration(spec.delivery.timeout) ?? 5000;
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 10_000;
     this.#requeueDelayMs = options.requeueDelayMs ?? 500;
+    this.#resolveTarget = targetResolver(spec.delivery.target);
     this.#http = createDeliveryClient({
       connections: spec.workers.concurrency,
       method: spec.delivery.method,
@@ -269,12 +274,12 @@ export class Worker {
     let verdict: Verdict;
     let target: string | undefined;
     try {
-      const resolved = resolveTarget(this.#pipeline.spec.delivery.target, { body, contentType: msg.contentType, headers: msg.headers ?? {} });
+      const resolved = this.#resolveTarget({ body, contentType: msg.contentType, headers: msg.headers ?? {} });
       if (!resolved.ok) {
         verdict = classifyFailure({ kind: 'invalid-target', message: resolved.reason });
       } else {
         const req = resolved.request;
-        target = `${req.url.origin}${req.url.pathname}`; // no query string: it carries payment data
+        target = this.#targetOf(req.url);
         const headers = webhookHeaders({ id: book.id, timestampSec: Math.floor(Date.now() / 1000), body: req.body, key: this.#key });
         const result = await this.#http.send(req, headers);
         verdict = 'answer' in result ? classifyAnswer(this.#isSuccess, result.answer) : classifyFailure(result.failure);
@@ -314,6 +319,15 @@ export class Worker {
       this.#log.error('onOutcome callback threw', { error: e });
     }
     return ConsumerStatus.ACK;
+  }
+
+  /** What the attempt log shows of a URL: no query string, it carries payment data. */
+  #targetOf(url: URL): string {
+    if (url !== this.#lastUrl) {
+      this.#lastUrl = url;
+      this.#lastTarget = `${url.origin}${url.pathname}`;
+    }
+    return this.#lastTarget;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { resolveTarget } from '../../../src/worker/index.js';
+import { resolveTarget, targetResolver } from '../../../src/worker/index.js';
 
 const msg = (body: string, headers: Record<string, unknown> = {}, contentType?: string) => ({ body: Buffer.from(body), headers, contentType });
 
@@ -44,5 +44,19 @@ describe('resolveTarget', () => {
     const r = resolveTarget(rule, m);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.reason).toMatch(reason);
+  });
+});
+
+describe('targetResolver (resolveTarget compiled once per pipeline)', () => {
+  const rules = [{ url: 'https://shop.example/hook?k=1' }, { url: 'not a url' }, { url: 'ftp://shop.example/x' }, { fromHeader: 'notify-url' }, { fromBody: true }, {}];
+  const messages = [
+    msg('{"a":1}', {}, 'application/json'),
+    msg('http://shop.example/notify?a=1', { 'notify-url': 'http://a.example/n' }),
+    msg('', {}),
+  ];
+  test.each(rules)('%j gives what resolveTarget gives, message after message', (rule) => {
+    const resolve = targetResolver(rule);
+    const view = (r: ReturnType<typeof resolveTarget>) => (r.ok ? { href: r.request.url.href, body: r.request.body.toString(), contentType: r.request.contentType } : r);
+    for (const m of [...messages, ...messages]) expect(view(resolve(m))).toEqual(view(resolveTarget(rule, m)));
   });
 });
