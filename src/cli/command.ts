@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { NotifyPipeline } from '../api/index.js';
 import type { LogLevel } from '../common/index.js';
 
 export interface Command {
@@ -52,4 +53,20 @@ export function parseLevel(text: string | undefined): LogLevel {
   const level = (text ?? 'info') as LogLevel;
   if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
   return level;
+}
+
+/** A flag that must be a positive integer; undefined when absent. */
+export function positiveInt(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+/** The pipeline named by --pipeline, or the file's first one. */
+export function pickPipeline(pipelines: NotifyPipeline[], name: string | undefined, file: string): NotifyPipeline {
+  if (name === undefined) return pipelines[0]!;
+  const found = pipelines.find((p) => p.metadata.name === name);
+  if (found === undefined) throw new UsageError(`${file} holds no NotifyPipeline named "${name}" (it has ${pipelines.map((p) => p.metadata.name).join(', ')})`);
+  return found;
 }

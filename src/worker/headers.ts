@@ -38,13 +38,15 @@ export interface Bookkeeping {
   firstSeen: string;
 }
 
-function text(v: unknown): string | undefined {
+/** A header value as text (AMQP headers arrive as strings or byte buffers); undefined when empty. */
+export function headerText(v: unknown): string | undefined {
   if (typeof v === 'string' && v !== '') return v;
   if (Buffer.isBuffer(v) && v.length > 0) return v.toString('utf8');
   return undefined;
 }
 
-function count(v: unknown): number {
+/** A header value as a non-negative integer count; 0 when absent or malformed. */
+export function headerCount(v: unknown): number {
   const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' || Buffer.isBuffer(v) ? Number(String(v)) : NaN;
   return Number.isSafeInteger(n) && n >= 0 ? n : 0;
 }
@@ -52,9 +54,9 @@ function count(v: unknown): number {
 export function readBookkeeping(msg: ConsumedMessage, nowMs: number, newId: () => string): Bookkeeping {
   const h = msg.headers ?? {};
   return {
-    id: text(h[HEADER.id]) ?? text(msg.messageId) ?? newId(),
-    attempt: count(h[HEADER.attempt]) + 1,
-    firstSeen: text(h[HEADER.firstSeen]) ?? new Date(nowMs).toISOString(),
+    id: headerText(h[HEADER.id]) ?? headerText(msg.messageId) ?? newId(),
+    attempt: headerCount(h[HEADER.attempt]) + 1,
+    firstSeen: headerText(h[HEADER.firstSeen]) ?? new Date(nowMs).toISOString(),
   };
 }
 

@@ -15,7 +15,7 @@ import { AMQPError, Connection, type Channel, type SyncMessage } from 'rabbitmq-
 import { redact } from '../common/index.js';
 import { BrokerUnavailableError, type TopologyPlan } from '../topology/index.js';
 import { RepublishError } from './errors.js';
-import { HEADER, readBookkeeping, republishEnvelope, republishHeaders, type ConsumedMessage } from './headers.js';
+import { HEADER, headerCount, headerText, readBookkeeping, republishEnvelope, republishHeaders, type ConsumedMessage } from './headers.js';
 import { bodyBytes } from './worker.js';
 
 /** Added on requeue: when an operator sent the notification back for a fresh climb (RFC 3339). */
@@ -40,27 +40,16 @@ export interface ParkedEntry {
   preview: string;
 }
 
-function text(v: unknown): string | undefined {
-  if (typeof v === 'string' && v !== '') return v;
-  if (Buffer.isBuffer(v) && v.length > 0) return v.toString('utf8');
-  return undefined;
-}
-
-function count(v: unknown): number {
-  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : (text(v) !== undefined ? Number(text(v)) : NaN);
-  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
-}
-
 /** What `list` shows about one parked message. */
 export function describeParked(msg: ConsumedMessage, body: Buffer, previewChars = PREVIEW_CHARS): ParkedEntry {
   const h = msg.headers ?? {};
   const chars = [...body.toString('utf8')];
   return {
-    id: text(h[HEADER.id]) ?? text(msg.messageId),
-    attempts: count(h[HEADER.attempt]),
-    firstSeen: text(h[HEADER.firstSeen]),
-    reason: text(h[HEADER.parkedReason]),
-    lastError: text(h[HEADER.lastError]),
+    id: headerText(h[HEADER.id]) ?? headerText(msg.messageId),
+    attempts: headerCount(h[HEADER.attempt]),
+    firstSeen: headerText(h[HEADER.firstSeen]),
+    reason: headerText(h[HEADER.parkedReason]),
+    lastError: headerText(h[HEADER.lastError]),
     bytes: body.length,
     preview: chars.length > previewChars ? `${chars.slice(0, previewChars).join('')}…` : chars.join(''),
   };
@@ -73,7 +62,7 @@ export function describeParked(msg: ConsumedMessage, body: Buffer, previewChars 
  */
 export function requeueHeaders(msg: ConsumedMessage, nowMs: number, newId: () => string): Record<string, unknown> {
   const book = readBookkeeping(msg, nowMs, newId);
-  const lastError = text(msg.headers?.[HEADER.lastError]);
+  const lastError = headerText(msg.headers?.[HEADER.lastError]);
   const out = republishHeaders(msg.headers, { ...book, attempt: 0 }, lastError ?? '');
   if (lastError === undefined) delete out[HEADER.lastError];
   out[REQUEUED_AT_HEADER] = new Date(nowMs).toISOString();

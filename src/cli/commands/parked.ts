@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { loadPipelineFile, type NotifyPipeline } from '../../api/index.js';
+import { loadPipelineFile } from '../../api/index.js';
 import { redact } from '../../common/index.js';
 import { planTopology } from '../../topology/index.js';
 import { listParked, requeueParked, type ParkedEntry } from '../../worker/parked.js';
-import { amqpUrlFrom, DEFAULT_AMQP_URL, UsageError, type Command } from '../command.js';
+import { amqpUrlFrom, DEFAULT_AMQP_URL, pickPipeline, positiveInt, UsageError, type Command } from '../command.js';
 
 const DEFAULT_LIMIT = 50;
 
@@ -31,20 +31,6 @@ Options:
 Environment: AMQP_URL (default ${DEFAULT_AMQP_URL}).
 Exits 0 on success, 1 when the broker or a queue is unavailable, a republish is not confirmed,
 or an --id was not found among the parked messages, 2 on a bad file or flags.`;
-
-function positiveInt(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
-  return n;
-}
-
-function pick(pipelines: NotifyPipeline[], name: string | undefined, file: string): NotifyPipeline {
-  if (name === undefined) return pipelines[0]!;
-  const found = pipelines.find((p) => p.metadata.name === name);
-  if (found === undefined) throw new UsageError(`${file} holds no NotifyPipeline named "${name}" (it has ${pipelines.map((p) => p.metadata.name).join(', ')})`);
-  return found;
-}
 
 /** One human-readable line; reason and body are JSON-quoted so a line stays a line. */
 export function formatEntry(e: ParkedEntry): string {
@@ -87,7 +73,7 @@ export const command: Command = {
     if (action === 'list' && values.id !== undefined) throw new UsageError('--id applies to requeue only');
     if (action === 'requeue' && values.json === true) throw new UsageError('--json applies to list only');
     const limit = positiveInt('--limit', values.limit);
-    const pipeline = pick(await loadPipelineFile(values.file), values.pipeline, values.file);
+    const pipeline = pickPipeline(await loadPipelineFile(values.file), values.pipeline, values.file);
     const plan = planTopology({ namespace: pipeline.metadata.namespace, name: pipeline.metadata.name }, pipeline.spec);
     const amqpUrl = amqpUrlFrom(process.env);
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { loadPipelineFile, type NotifyPipeline } from '../../api/index.js';
+import { loadPipelineFile } from '../../api/index.js';
 import { buildNotification, DEFAULT_NOTIFY_URL, type Notification } from '../../demo/notifications.js';
 import { PublishError, publishNotifications } from '../../demo/publisher.js';
-import { amqpUrlFrom, DEFAULT_AMQP_URL, parseFlags, UsageError, type Command } from '../command.js';
+import { amqpUrlFrom, DEFAULT_AMQP_URL, parseFlags, pickPipeline, positiveInt, UsageError, type Command } from '../command.js';
 
 
 const HELP = `Usage: ladder publish -f FILE [--count N] [--url URL | --body TEXT] [--header k=v ...] [--rate PER_SEC] [--pipeline NAME]
@@ -26,13 +26,6 @@ Options:
 Environment: AMQP_URL (default ${DEFAULT_AMQP_URL}).
 Exits 0 when every notification was confirmed and routed to a queue, 1 otherwise.`;
 
-function positiveInt(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
-  return n;
-}
-
 function parseHeaders(pairs: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of pairs ?? []) {
@@ -41,13 +34,6 @@ function parseHeaders(pairs: string[] | undefined): Record<string, string> {
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
-}
-
-function pick(pipelines: NotifyPipeline[], name: string | undefined, file: string): NotifyPipeline {
-  if (name === undefined) return pipelines[0]!;
-  const found = pipelines.find((p) => p.metadata.name === name);
-  if (found === undefined) throw new UsageError(`${file} holds no NotifyPipeline named "${name}" (it has ${pipelines.map((p) => p.metadata.name).join(', ')})`);
-  return found;
 }
 
 export const command: Command = {
@@ -66,10 +52,10 @@ export const command: Command = {
     });
     if (values.file === undefined) throw new UsageError('-f FILE is required');
     if (values.url !== undefined && values.body !== undefined) throw new UsageError('use either --url or --body, not both');
-    const count = positiveInt('--count', values.count, 1);
-    const rate = values.rate === undefined ? undefined : positiveInt('--rate', values.rate, 1);
+    const count = positiveInt('--count', values.count) ?? 1;
+    const rate = positiveInt('--rate', values.rate);
     const headers = parseHeaders(values.header);
-    const pipeline = pick(await loadPipelineFile(values.file), values.pipeline, values.file);
+    const pipeline = pickPipeline(await loadPipelineFile(values.file), values.pipeline, values.file);
     const { source, delivery } = pipeline.spec;
     if (values.url !== undefined && delivery.target.url !== undefined) {
       throw new UsageError(`pipeline ${pipeline.metadata.name} delivers to the fixed url ${delivery.target.url}; --url applies only to fromBody and fromHeader targets`);
