@@ -42,6 +42,8 @@ describe('ladder demo (npm start)', () => {
     const ns = namespaceOf(r.stdout);
     const queues = QUEUE_SUFFIXES.map((s) => `ladder.${ns}.demo.${s}`);
     broker.track(...queues);
+    broker.trackExchange(`ladder.demo.${ns.slice('demo-'.length)}`); // the demo's own exchange, kept too
+    expect(r.stdout).toContain(`exchange ladder.demo.${ns.slice('demo-'.length)} (--keep)`);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Summary: 5 notifications, 4 delivered, 1 parked/);
     expect(await broker.count(`ladder.${ns}.demo.work`)).toBe(0);

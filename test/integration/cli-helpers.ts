@@ -98,6 +98,11 @@ export class BrokerFixture {
     for (const q of queues) this.queues.add(q);
   }
 
+  /** Exchanges created by the code under test, deleted at cleanup too. */
+  trackExchange(...exchanges: string[]): void {
+    for (const e of exchanges) this.exchanges.add(e);
+  }
+
   async count(queue: string): Promise<number> {
     return (await this.rabbit.queueDeclare({ queue, passive: true })).messageCount;
   }
